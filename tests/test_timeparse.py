@@ -481,3 +481,14 @@ def test_typical_request_parses_in_under_5_ms() -> None:
         parse_time(query, NOW)
         timings.append(time.perf_counter() - started)
     assert statistics.median(timings) < 0.005
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("a man about 30 yesterday at 10pm", at(2021, 9, 7, 21.5), at(2021, 9, 7, 22.5)),
+        ("woman around 40, this morning", at(2021, 9, 8, 6), at(2021, 9, 8, 12)),
+    ],
+)
+def test_an_age_after_about_is_not_a_clock_time(text: str, start: datetime, end: datetime) -> None:
+    assert window(text) == (start, end)
