@@ -13,9 +13,13 @@ shins) region. Each region's weighted pixels are clustered (deterministic
 weighted k-means, lightness down-weighted so that the shadowed and lit parts of
 one garment join) and each cluster's mean colour is named with the rules of
 ``colours.toml``: achromatic by chroma (black/gray/white by lightness), else by
-hue with lightness and chroma refinements (brown, pink). Black next to enough
-dark hued colour (navy jeans, dark brown) counts as that colour's shadow. Names
-are returned by share of the region, primary first.
+hue with lightness and chroma refinements (brown, pink). A region's black clusters
+are pooled and the pool is named once more: very dark colours that keep a chroma in
+proportion to their lightness at a warm or blue hue are dark brown or navy, not
+black (the "dark tints"). A darker, less saturated cluster at the hue of a named
+colour is that colour's shade (shadowed red is red, not brown), and black next to
+enough dark hued colour (navy jeans, dark brown) counts as that colour's shadow.
+Names are returned by share of the region, primary first.
 """
 
 from __future__ import annotations
@@ -45,10 +49,12 @@ SHARPEN = (0.30, 0.70)  # person-vs-background ratio mapped linearly to weight 0
 BANDS = 8  # horizontal bands of the nearby-ground model
 NEARBY_DISTANCE = (2.0, 6.0)  # L*a*b* distance (lightness halved) to nearby ground mapped to weight 0..1
 ROW_THRESHOLD = 0.20  # rows whose centre foreground is below this share of a typical (80th pct) row: not person
+MIN_PERSON_ROWS = 0.6  # a shorter run is a failed background model (dark clothes filling a tight box): use all rows
 CLUSTERS = 4
 LIGHTNESS_SCALE = 0.5  # lightness counts half in clustering: shadows change lightness, not hue
 SHADOW_LIGHTNESS = 20.0  # a hued cluster darker than this is a dark garment (navy, dark brown)…
 SHADOW_SHARE = 0.25  # …and if such clusters cover this share of a region, its black is their shadow
+SHADE_HUE = 15.0  # a darker, less saturated cluster within this many degrees of hue of a named colour is its shade
 ACHROMATIC = frozenset({"black", "gray", "white"})
 MIN_SHARE = 0.20  # a colour other than the primary is named when it covers this share of a region
 MAX_NAMES = 3
@@ -79,6 +85,27 @@ class HueRule:
 
 
 @dataclass(frozen=True)
+class DarkTint:
+    """A very dark colour that is not black although under the achromatic limit (dark brown, navy).
+
+    Over a hue and lightness range, a colour takes ``name`` when its chroma reaches
+    ``slope`` × L* + ``offset``: a garment's own colour keeps chroma in proportion to its
+    lightness, the camera's tint on black does not.
+    """
+
+    name: str
+    hue: tuple[float, float]
+    lightness: tuple[float, float]
+    slope: float
+    offset: float
+
+    def matches(self, lightness: float, chroma: float, hue: float) -> bool:
+        """Whether a colour with these L, C, h is this tint rather than black."""
+        rule = HueRule(self.name, self.hue, self.lightness)
+        return rule.matches(lightness, chroma, hue) and chroma >= self.slope * lightness + self.offset
+
+
+@dataclass(frozen=True)
 class ColourNames:
     """The naming rules of ``colours.toml``."""
 
@@ -88,24 +115,37 @@ class ColourNames:
     dark_lightness: float
     dark_min_chroma: float
     rules: tuple[HueRule, ...]
+    tints: tuple[DarkTint, ...] = ()
 
     def achromatic_chroma(self, lightness: float) -> float:
         """Chroma below which a colour of this lightness has no hue."""
         points = np.array(self.chroma_by_lightness)
         return float(np.interp(lightness, points[:, 0], points[:, 1]))
 
+    def hueless(self, lightness: float, chroma: float) -> bool:
+        """Whether a colour is under the achromatic limit (stricter for very dark colours)."""
+        limit = self.achromatic_chroma(lightness)
+        if lightness < self.dark_lightness:
+            limit = max(limit, self.dark_min_chroma)
+        return chroma < limit
+
+    def is_black(self, lab: tuple[float, float, float]) -> bool:
+        """Whether a colour is black before dark tints are considered (dark and under the achromatic limit)."""
+        lightness, a, b = (float(v) for v in lab)
+        return lightness < self.black_below and self.hueless(lightness, float(np.hypot(a, b)))
+
     def name(self, lab: tuple[float, float, float]) -> str:
         """The colour name of one L*a*b* colour (L 0–100, signed a and b)."""
         lightness, a, b = (float(v) for v in lab)
         chroma = float(np.hypot(a, b))
-        limit = self.achromatic_chroma(lightness)
-        if lightness < self.dark_lightness:
-            limit = max(limit, self.dark_min_chroma)
-        if chroma < limit:
+        hue = float(np.degrees(np.arctan2(b, a))) % 360.0
+        if self.hueless(lightness, chroma):
+            for tint in self.tints:
+                if tint.matches(lightness, chroma, hue):
+                    return tint.name
             if lightness < self.black_below:
                 return "black"
             return "white" if lightness > self.white_above else "gray"
-        hue = float(np.degrees(np.arctan2(b, a))) % 360.0
         for rule in self.rules:
             if rule.matches(lightness, chroma, hue):
                 return rule.name
@@ -154,6 +194,19 @@ def load_colour_names(path: Path = COLOURS_FILE) -> ColourNames:
                     chroma=_pair(entry, "chroma", (0.0, 1000.0)),
                 )
             )
+        tints = []
+        for entry in data.get("dark_tint", []):
+            if entry.get("name") not in COLOURS:
+                raise ColourDataError(f"{path}: dark_tint name {entry.get('name')!r} is not one of {COLOURS}")
+            tints.append(
+                DarkTint(
+                    name=entry["name"],
+                    hue=_pair(entry, "hue", (0.0, 360.0)),
+                    lightness=_pair(entry, "lightness", (0.0, 100.0)),
+                    slope=float(entry["chroma_slope"]),
+                    offset=float(entry["chroma_offset"]),
+                )
+            )
         return ColourNames(
             chroma_by_lightness=tuple((float(p[0]), float(p[1])) for p in achromatic["chroma_by_lightness"]),
             black_below=float(achromatic["black_below"]),
@@ -161,6 +214,7 @@ def load_colour_names(path: Path = COLOURS_FILE) -> ColourNames:
             dark_lightness=float(dark["lightness_below"]),
             dark_min_chroma=float(dark["min_chroma"]),
             rules=tuple(rules),
+            tints=tuple(tints),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as err:
         raise ColourDataError(f"cannot read colour names from {path}: {err!r}; restore store/colours.toml") from err
@@ -258,7 +312,7 @@ def _person_rows(foreground: np.ndarray) -> tuple[int, int]:
     starts, ends = edges[0::2], edges[1::2]
     best = int(np.argmax(ends - starts))
     top, bottom = int(starts[best]), int(ends[best])
-    if bottom - top < height / 2:
+    if bottom - top < MIN_PERSON_ROWS * height:
         return 0, height
     return top, bottom
 
@@ -291,16 +345,54 @@ def _clusters(points: np.ndarray, weights: np.ndarray, k: int = CLUSTERS) -> lis
     return [(centres[j] / scale, float(totals[j])) for j in np.flatnonzero(totals > 0)]
 
 
+def _hue(centre: np.ndarray) -> float:
+    return float(np.degrees(np.arctan2(centre[2], centre[1]))) % 360.0
+
+
+def _shades_joined(named: list[tuple[np.ndarray, float, str]]) -> list[tuple[np.ndarray, float, str]]:
+    """Clusters renamed after the brighter, more saturated cluster of the same hue when there is one.
+
+    Shade lowers lightness and chroma but keeps the hue, so a shadowed red or orange that
+    the rules call brown is the same garment as the lit red or orange next to it.
+    """
+    out = []
+    for centre, weight, colour in named:
+        chroma = float(np.hypot(centre[1], centre[2]))
+        for other, _, other_colour in named:
+            other_chroma = float(np.hypot(other[1], other[2]))
+            if (
+                other_colour != colour
+                and other_colour not in ACHROMATIC
+                and colour not in ACHROMATIC
+                and other[0] > centre[0]
+                and other_chroma > chroma
+                and abs((_hue(other) - _hue(centre) + 180.0) % 360.0 - 180.0) <= SHADE_HUE
+            ):
+                colour = other_colour
+                break
+        out.append((centre, weight, colour))
+    return out
+
+
 def _name_region(lab: np.ndarray, weights: np.ndarray, names: ColourNames) -> tuple[list[str], dict[str, float]]:
     points = lab.reshape(-1, 3)
     w = weights.ravel()
     keep = w > 0.05 * w.max() if w.size and w.max() > 0 else np.zeros(w.shape, bool)
     if keep.sum() < 4:
         return [], {}
+    clusters = _clusters(points[keep], w[keep])
+    blacks = [(centre, weight) for centre, weight in clusters if names.is_black(tuple(centre))]
+    black_name = "black"
+    if blacks:  # the region's black, all shades pooled, may be a dark tint (dark brown, navy) as a whole
+        pooled = sum(centre * weight for centre, weight in blacks) / sum(weight for _, weight in blacks)
+        black_name = names.name(tuple(pooled))
+    named = [
+        (centre, weight, black_name if names.is_black(tuple(centre)) else names.name(tuple(centre)))
+        for centre, weight in clusters
+    ]
     shares: dict[str, float] = {}
     dark: dict[str, float] = {}
-    for centre, weight in _clusters(points[keep], w[keep]):
-        colour = names.name(tuple(centre))
+    for centre, weight, colour in _shades_joined(named):
         shares[colour] = shares.get(colour, 0.0) + weight
         if colour not in ACHROMATIC and centre[0] < SHADOW_LIGHTNESS:
             dark[colour] = dark.get(colour, 0.0) + weight
@@ -334,9 +426,14 @@ def region_colours(crop_bgr: np.ndarray, mask: np.ndarray | None = None) -> Regi
         foreground = foreground * _unlike_nearby_ground(lab, foreground)
     else:
         small = cv2.resize((mask > 0).astype(np.uint8), (work_w, WORK_HEIGHT), interpolation=cv2.INTER_NEAREST)
-        foreground = small.astype(np.float32)
+        inner = cv2.erode(small, np.ones((1, 3), np.uint8))  # edge pixels mix person and background
+        foreground = (inner if inner.any() else small).astype(np.float32)
     weights = foreground * prior[None, :]
-    top, bottom = _person_rows(foreground)
+    if mask is None:
+        top, bottom = _person_rows(foreground)
+    else:  # the caller's mask is trusted: its rows are the person
+        rows = np.flatnonzero(foreground.any(axis=1))
+        top, bottom = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, WORK_HEIGHT)
     span = bottom - top
     regions = []
     for lo, hi in (UPPER_SPAN, LOWER_SPAN):

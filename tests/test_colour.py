@@ -22,7 +22,7 @@ import pytest
 
 from assistant.filters import COLOURS
 from store.appearance import appearance, judged_attributes
-from store.colour import ColourDataError, load_colour_names, region_colours
+from store.colour import ColourDataError, RegionColours, load_colour_names, region_colours
 from store.detect import expand
 from store.ingest import CROP_MARGIN
 
@@ -30,10 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 LABELS = Path(__file__).resolve().parent / "data" / "vtest_colour_labels.json"
 
-# The issue's targets are upper ≥ 0.90 and lower ≥ 0.85 (primary colour, all labelled crops).
-# Lower meets its target; upper is held to a floor below it (bench/RESULTS.md "## Region
-# colour"): the dark-brown leather jackets read black on this camera.
-FLOORS = {"box": (0.80, 0.85), "ingest": (0.80, 0.85)}
+# The targets: primary-colour accuracy upper ≥ 0.90 and lower ≥ 0.85, asserted on the tuning
+# half, the test half and all labelled crops, both for the labelled boxes and for the boxes
+# grown by CROP_MARGIN as ingest crops them (figures: bench/RESULTS.md "## Region colour").
+TARGETS = (0.90, 0.85)
+
+# The labelled crops are split by person (the video's cast walks round repeatedly, so a split
+# by crop would put the same clothes on both sides). colours.toml was tuned on these people
+# only; the others are the test half.
+TUNING_PEOPLE = frozenset(
+    {
+        "man in dark-brown leather jacket and jeans",
+        "man with glasses in black coat and black trousers",
+        "man in black leather jacket and black trousers",
+        "woman in red jacket and jeans",
+        "woman in light-blue jacket and white hood",
+    }
+)
 
 # One clear example of each colour name (BGR).
 SWATCHES = {
@@ -127,10 +140,21 @@ def test_every_lab_colour_gets_one_of_the_eleven_names() -> None:
                 assert names.name((lightness, a, b)) in COLOURS
 
 
-def test_malformed_colour_data_names_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('name = "orange"', 'name = "amber"', "amber"),
+        ('name = "brown"\nhue = [355.0', 'name = "chestnut"\nhue = [355.0', "chestnut"),
+        ("chroma_slope = 0.6", "", "chroma_slope"),
+    ],
+    ids=["hue rule name", "dark tint name", "dark tint without slope"],
+)
+def test_malformed_colour_data_names_the_file(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = (ROOT / "store" / "colours.toml").read_text()
+    assert old in text
     bad = tmp_path / "colours.toml"
-    bad.write_text((ROOT / "store" / "colours.toml").read_text().replace('name = "orange"', 'name = "amber"'))
-    with pytest.raises(ColourDataError, match="amber"):
+    bad.write_text(text.replace(old, new))
+    with pytest.raises(ColourDataError, match=message):
         load_colour_names(bad)
 
 
@@ -162,6 +186,42 @@ def test_dark_shadow_over_a_white_shirt_stays_white() -> None:
 def test_shadow_keeps_the_hue(name: str) -> None:
     colours = region_colours(person(SWATCHES[name], SWATCHES["black"], ROAD, shadow=0.5))
     assert colours.upper[0] == name
+
+
+@pytest.mark.parametrize("name", ["red", "orange", "yellow"])
+def test_shaded_part_of_a_warm_garment_is_not_listed_as_brown(name: str) -> None:
+    colours = region_colours(person(SWATCHES[name], SWATCHES["black"], ROAD, shadow=0.4))
+    assert colours.upper == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "bgr"),
+    [
+        ("brown", (14, 18, 28)),  # dark-brown leather: chroma in proportion to its lightness, warm hue
+        ("black", (20, 16, 22)),  # black with a camera's magenta cast: as dark, as much chroma, hue below 0°
+    ],
+)
+def test_dark_brown_jacket_is_told_from_black(name: str, bgr: tuple[int, int, int]) -> None:
+    assert region_colours(person(bgr, SWATCHES["blue"])).upper == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "lab"),
+    [
+        ("brown", (6.0, 5.0, 1.5)),  # very dark, warm, chroma ≈ 0.9 × L*
+        ("black", (6.0, 3.0, -1.5)),  # as dark, magenta cast
+        ("black", (6.0, 2.0, 1.0)),  # warm but too little chroma for its lightness
+        ("black", (1.0, 1.0, 0.2)),  # below L* 1.5: sensor noise, no colour
+        ("blue", (6.0, -0.5, -4.0)),  # dark navy
+        ("black", (6.0, 0.3, -1.0)),  # bluish black without navy's chroma
+        ("black", (18.0, 7.0, -6.0)),  # dark, weakly saturated magenta: the camera's cast on black
+        ("purple", (18.0, 20.0, -15.0)),  # dark but saturated: a real purple
+    ],
+)
+def test_very_dark_colours_keep_their_hue_only_with_chroma_for_their_lightness(
+    name: str, lab: tuple[float, float, float]
+) -> None:
+    assert load_colour_names().name(lab) == name
 
 
 def test_two_coloured_top_lists_both_primary_first() -> None:
@@ -237,7 +297,12 @@ def crop_of(label: dict, frame: np.ndarray, margin: float) -> np.ndarray:
 
 
 def test_labels_are_enough_and_use_the_vocabulary(labelled: list[tuple[dict, np.ndarray]]) -> None:
-    assert len(labelled) >= 40
+    assert len(labelled) >= 120
+    people = Counter(label["person"] for label, _ in labelled)
+    assert len(people) >= 10
+    assert set(people) > TUNING_PEOPLE
+    for half in (True, False):
+        assert sum(n for p, n in people.items() if (p in TUNING_PEOPLE) == half) >= 50
     for label, frame in labelled:
         assert label["upper"] and label["lower"]
         assert set(label["upper"]) | set(label["lower"]) <= set(COLOURS)
@@ -245,52 +310,63 @@ def test_labels_are_enough_and_use_the_vocabulary(labelled: list[tuple[dict, np.
         assert x >= 0 and y >= 0 and x + w <= frame.shape[1] and y + h <= frame.shape[0]
 
 
+def primary_accuracy(pairs: list[tuple[dict, RegionColours]]) -> tuple[float, float]:
+    """Share of crops whose first predicted name is the first labelled name, upper and lower."""
+    return tuple(
+        sum(getattr(pred, side)[:1] == label[side][:1] for label, pred in pairs) / len(pairs)
+        for side in ("upper", "lower")
+    )
+
+
+def halves(pairs: list[tuple[dict, RegionColours]]) -> dict[str, list[tuple[dict, RegionColours]]]:
+    return {
+        "tuning people": [p for p in pairs if p[0]["person"] in TUNING_PEOPLE],
+        "test people": [p for p in pairs if p[0]["person"] not in TUNING_PEOPLE],
+        "all": pairs,
+    }
+
+
 @pytest.mark.parametrize("crops", ["box", "ingest"])
 def test_primary_colour_accuracy_on_labelled_crops(labelled: list[tuple[dict, np.ndarray]], crops: str) -> None:
     margin = CROP_MARGIN if crops == "ingest" else 0.0
-    predicted = [region_colours(crop_of(label, frame, margin)) for label, frame in labelled]
-    labels = [label for label, _ in labelled]
-    half = len(labels) // 2
+    pairs = [(label, region_colours(crop_of(label, frame, margin))) for label, frame in labelled]
+    print(f"\n[{crops} crops, margin {margin}]")
     figures = {}
-    for part, span in (
-        ("first half (tuning)", slice(0, half)),
-        ("second half", slice(half, None)),
-        ("all", slice(None)),
-    ):
-        pairs = list(zip(labels[span], predicted[span], strict=True))
-        figures[part] = tuple(
-            sum(
-                p_side[:1] == l_side[:1] for l_side, p_side in ((lab[side], getattr(pred, side)) for lab, pred in pairs)
-            )
-            / len(pairs)
+    for part, chosen in halves(pairs).items():
+        labels = [label for label, _ in chosen]
+        baseline = tuple(
+            Counter(label[side][0] for label in labels).most_common(1)[0][1] / len(labels)
             for side in ("upper", "lower")
         )
-    baseline = tuple(
-        Counter(label[side][0] for label in labels).most_common(1)[0][1] / len(labels) for side in ("upper", "lower")
-    )
-    print(f"\n[{crops} crops, margin {margin}] n={len(labels)}")
-    print(f"  {'majority baseline':20s} upper {baseline[0]:.3f}  lower {baseline[1]:.3f}")
+        figures[part] = primary_accuracy(chosen)
+        people = len({label["person"] for label in labels})
+        print(
+            f"  {part:14s} n={len(labels):3d} people={people:2d}  upper {figures[part][0]:.3f}  lower "
+            f"{figures[part][1]:.3f}  (majority baseline {baseline[0]:.3f} / {baseline[1]:.3f})"
+        )
+        assert figures[part][0] > baseline[0]
+        if part == "all":  # the test people nearly all wear blue jeans: "always blue" scores 0.93 there
+            assert figures[part][1] > baseline[1]
     for part, (upper, lower) in figures.items():
-        print(f"  {part:20s} upper {upper:.3f}  lower {lower:.3f}")
-    upper, lower = figures["all"]
-    assert upper >= FLOORS[crops][0] and lower >= FLOORS[crops][1], figures
-    assert upper > baseline[0] and lower > baseline[1]
+        assert upper >= TARGETS[0] and lower >= TARGETS[1], (part, figures)
 
 
 @pytest.mark.parametrize("crops", ["box", "ingest"])
 def test_red_top_query_finds_the_red_tops(labelled: list[tuple[dict, np.ndarray]], crops: str) -> None:
     margin = CROP_MARGIN if crops == "ingest" else 0.0
-    relevant = retrieved = hits = 0
-    for label, frame in labelled:
-        is_red = "red" in label["upper"]
-        found = "red" in region_colours(crop_of(label, frame, margin)).upper
-        relevant += is_red
-        retrieved += found
-        hits += is_red and found
-    recall, precision = hits / relevant, hits / max(retrieved, 1)
-    print(f"\n[{crops}] red top: {relevant} labelled, {retrieved} found, recall {recall:.3f} precision {precision:.3f}")
-    assert relevant >= 10
-    assert recall >= 0.9 and precision >= 0.9
+    pairs = [(label, region_colours(crop_of(label, frame, margin))) for label, frame in labelled]
+    for part, chosen in halves(pairs).items():
+        relevant = sum("red" in label["upper"] for label, _ in chosen)
+        retrieved = sum("red" in pred.upper for _, pred in chosen)
+        hits = sum("red" in label["upper"] and "red" in pred.upper for label, pred in chosen)
+        recall, precision = hits / max(relevant, 1), hits / max(retrieved, 1)
+        print(
+            f"\n[{crops}] red top, {part}: {relevant} labelled, {retrieved} found, "
+            f"recall {recall:.3f} precision {precision:.3f}"
+        )
+        if part == "all":
+            assert relevant >= 20
+            assert recall >= 0.9 and precision >= 0.9
 
 
 def test_region_colour_is_fast(labelled: list[tuple[dict, np.ndarray]]) -> None:
