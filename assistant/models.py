@@ -23,7 +23,7 @@ DEFAULT_CLIP_TAG = "laion2b_s34b_b79k"
 def _llm_path(settings: Settings) -> Path:
     from assistant.llm import LocalLLM
 
-    return LocalLLM(gguf_path=settings.llm_gguf_path)._resolve_path()
+    return LocalLLM(gguf_path=settings.llm_gguf_path).model_path()
 
 
 def _asr_dir(settings: Settings) -> Path:
