@@ -7,13 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3.11}
-DEBIAN_PACKAGES=(opencv-doc chromium espeak-ng sox)
+DEBIAN_PACKAGES=(opencv-doc chromium fonts-wqy-zenhei espeak-ng sox)
 VENV=.venv
 STAMP=$VENV/.requirements.sha256
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. Debian packages: demo footage (opencv-doc ships vtest.avi), a browser for the UI tests,
+# 1. Debian packages: demo footage (opencv-doc ships vtest.avi), a browser and a CJK font for the UI tests,
 #    and espeak-ng + sox to synthesise spoken test requests.
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
