@@ -514,11 +514,11 @@ class ChatApp:
                 notes.append(say(lang, "llm_unavailable", detail=err))
                 return parse(text, current, now, registry, llm=None)
 
-        def search_step(wanted: Filter, k: int) -> list[Hit]:
+        def search_step(wanted: Filter, k: int) -> Outcome:
             if not changed(wanted, session.filter):
-                return []  # nothing new to search for: the reply says what was not understood
+                return Outcome([], [])  # nothing new to search for: the reply says what was not understood
             searched.append(self._search(session, wanted, "search", text, self._find))
-            return searched[-1].hits
+            return searched[-1]
 
         try:
             llm = self.services.llm()

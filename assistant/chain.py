@@ -9,7 +9,7 @@ filter (+ ``now``) → parse (rules, optionally the local LLM) → search the st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,8 +22,9 @@ from assistant.filters import Filter, summarize
 from assistant.lexicon import lang_data
 from assistant.registry import Registry
 
-SearchFn = Callable[..., Sequence[Any]]
-"""``search(filter, text=None, image=None, k=...)`` → hits, as ``store.search.search``."""
+SearchFn = Callable[..., Any]
+"""``search(filter, text=None, image=None, k=...)`` → a result with ``hits`` and ``notes``, as
+``store.search.search`` returns."""
 
 ParseFn = Callable[..., Any]
 """``parse(message, current, now, registry, llm=None)`` → result with ``filter``, ``notes``, ``intent``, ``lang``."""
@@ -42,13 +43,14 @@ class Turn:
 
 @dataclass(frozen=True)
 class TurnResult:
-    """What one turn produced: the new filter, parser notes, the hits and the answer shown to the officer."""
+    """What one turn produced: the new filter, parser and search notes, the hits and the answer."""
 
     filter: Filter
     notes: list[str]
     intent: Any
     lang: str
     hits: list[Any] = field(default_factory=list)
+    search_notes: list[str] = field(default_factory=list)
     answer: str = ""
 
 
@@ -74,7 +76,7 @@ def answer_text(result: TurnResult, registry: Registry, now: datetime | None = N
     """The assistant's reply: what it searched for, any parser notes, and how many images matched."""
     messages = lang_data("ui")[result.lang]["messages"]
     lines = [messages["understood"].format(summary=summarize(result.filter, result.lang, registry, now))]
-    lines += result.notes
+    lines += result.notes + result.search_notes
     n = len(result.hits)
     lines.append(messages["found"].format(n=n) if n else messages["found_none"])
     return "\n".join(lines)
@@ -101,8 +103,8 @@ def build_conversation(
 
     def search_step(state: tuple[Turn, TurnResult]) -> tuple[Turn, TurnResult]:
         turn, result = state
-        hits = list((search or _real_search())(result.filter, k=k))
-        return turn, dataclasses.replace(result, hits=hits)
+        found = (search or _real_search())(result.filter, k=k)
+        return turn, dataclasses.replace(result, hits=list(found.hits), search_notes=list(found.notes))
 
     def answer_step(state: tuple[Turn, TurnResult]) -> TurnResult:
         turn, result = state
@@ -154,11 +156,11 @@ def _plain(hit: Any) -> Any:
 
 
 def search_tool(registry: Registry, search: SearchFn | None = None) -> StructuredTool:
-    """A tool searching the footage index with a filter; returns the hits as plain data."""
+    """A tool searching the footage index with a filter; returns the hits and notes as plain data."""
 
-    def search_footage(filter: dict[str, Any], k: int = DEFAULT_K) -> list[Any]:
-        wanted = Filter.from_data(filter, registry)
-        return [_plain(hit) for hit in (search or _real_search())(wanted, k=k)]
+    def search_footage(filter: dict[str, Any], k: int = DEFAULT_K) -> dict[str, Any]:
+        found = (search or _real_search())(Filter.from_data(filter, registry), k=k)
+        return {"hits": [_plain(hit) for hit in found.hits], "notes": list(found.notes)}
 
     return StructuredTool.from_function(
         search_footage,

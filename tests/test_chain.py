@@ -14,6 +14,7 @@ from langchain_core.tools import BaseTool
 from assistant.chain import Turn, build_conversation, parse_tool, search_tool
 from assistant.filters import Filter
 from assistant.lexicon import lang_data
+from store.search import Hit, SearchResult
 
 NOW = datetime.fromisoformat("2021-09-08T10:30:00+08:00")
 
@@ -25,9 +26,11 @@ class RecordingSearch:
         self.n = n
         self.calls: list[tuple[Filter, int]] = []
 
-    def __call__(self, filter: Filter, text: str | None = None, image: Any = None, k: int = 10) -> list[dict]:
+    def __call__(self, filter: Filter, text: str | None = None, image: Any = None, k: int = 10) -> SearchResult:
         self.calls.append((filter, k))
-        return [{"id": f"hit{i}", "camera": (filter.cameras or ["?"])[0]} for i in range(min(self.n, k))]
+        camera = (filter.cameras or ["?"])[0]
+        hits = [Hit(f"hit{i}", f"/thumbs/{i}.jpg", camera, NOW, 1.0 - i / 10, ["time"]) for i in range(min(self.n, k))]
+        return SearchResult(hits, ["mask not applied: needs CLIP weights"] if not hits else [])
 
 
 def test_turn_parses_searches_with_that_filter_and_answers(registry) -> None:
@@ -50,6 +53,7 @@ def test_follow_up_edits_the_current_filter(registry) -> None:
     assert second.filter.attributes.mask is False
     assert second.filter.cameras == first.filter.cameras and second.filter.time == first.filter.time
     assert lang_data("ui")["en"]["messages"]["found_none"] in second.answer
+    assert "mask not applied: needs CLIP weights" in second.answer  # the store's notes reach the officer
 
 
 def test_chinese_message_gets_a_chinese_answer(registry) -> None:
@@ -69,6 +73,6 @@ def test_parse_and_search_tools_round_trip(registry) -> None:
         {"message": "woman with an umbrella at Taidong pedestrian street", "now": NOW.isoformat()}
     )
     assert parsed["filter"]["attributes"]["umbrella"] is True
-    hits = search_footage.invoke({"filter": parsed["filter"], "k": 1})
-    assert len(hits) == 1
+    found = search_footage.invoke({"filter": parsed["filter"], "k": 1})
+    assert [hit["id"] for hit in found["hits"]] == ["hit0"] and found["notes"] == []
     assert search.calls[0][0] == Filter.from_data(parsed["filter"]) and search.calls[0][1] == 1
