@@ -175,6 +175,14 @@ def _pair(entry: dict, key: str, default: tuple[float, float]) -> tuple[float, f
     return float(value[0]), float(value[1])
 
 
+def _colour_name(entry: dict, table: str, path: Path | str) -> str:
+    """The entry's colour name, which must be one of the filter's 11 colours."""
+    name = entry.get("name")
+    if name not in COLOURS:
+        raise ColourDataError(f"{path}: {table} name {name!r} is not one of {COLOURS}")
+    return name
+
+
 @lru_cache(maxsize=4)
 def load_colour_names(path: Path = COLOURS_FILE) -> ColourNames:
     """Parse and check the colour-name rules (cached)."""
@@ -184,11 +192,9 @@ def load_colour_names(path: Path = COLOURS_FILE) -> ColourNames:
         achromatic, dark = data["achromatic"], data["dark"]
         rules = []
         for entry in data["hue_rule"]:
-            if entry.get("name") not in COLOURS:
-                raise ColourDataError(f"{path}: hue_rule name {entry.get('name')!r} is not one of {COLOURS}")
             rules.append(
                 HueRule(
-                    name=entry["name"],
+                    name=_colour_name(entry, "hue_rule", path),
                     hue=_pair(entry, "hue", (0.0, 360.0)),
                     lightness=_pair(entry, "lightness", (0.0, 100.0)),
                     chroma=_pair(entry, "chroma", (0.0, 1000.0)),
@@ -196,11 +202,9 @@ def load_colour_names(path: Path = COLOURS_FILE) -> ColourNames:
             )
         tints = []
         for entry in data.get("dark_tint", []):
-            if entry.get("name") not in COLOURS:
-                raise ColourDataError(f"{path}: dark_tint name {entry.get('name')!r} is not one of {COLOURS}")
             tints.append(
                 DarkTint(
-                    name=entry["name"],
+                    name=_colour_name(entry, "dark_tint", path),
                     hue=_pair(entry, "hue", (0.0, 360.0)),
                     lightness=_pair(entry, "lightness", (0.0, 100.0)),
                     slope=float(entry["chroma_slope"]),

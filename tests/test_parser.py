@@ -40,13 +40,18 @@ def test_dev_query(registry: Registry, case: dict[str, Any]) -> None:
     assert result.lang == case["lang"]
 
 
-@pytest.mark.parametrize("dialogue", _lines("dialogues_dev.jsonl"), ids=lambda d: d["id"])
-def test_dev_dialogue_turn_by_turn(registry: Registry, dialogue: dict[str, Any]) -> None:
+def _replay(dialogue: dict[str, Any], registry: Registry) -> None:
+    """Parse each turn on the filter the previous turns produced; compare with gold after every turn."""
     current: Filter | None = None
     now = datetime.fromisoformat(dialogue["now"])
     for turn in dialogue["turns"]:
         current = parse(turn["user"], current, now, registry).filter
         _assert_matches_gold(current, turn["expected"], turn["user"])
+
+
+@pytest.mark.parametrize("dialogue", _lines("dialogues_dev.jsonl"), ids=lambda d: d["id"])
+def test_dev_dialogue_turn_by_turn(registry: Registry, dialogue: dict[str, Any]) -> None:
+    _replay(dialogue, registry)
 
 
 CHALLENGE_DIR = Path(__file__).resolve().parent / "data" / "challenge"
@@ -65,11 +70,7 @@ def test_challenge_query_on_an_unseen_registry(challenge_registry: Registry, cas
 
 @pytest.mark.parametrize("dialogue", _lines_in(CHALLENGE_DIR / "dialogues.jsonl"), ids=lambda d: d["id"])
 def test_challenge_dialogue_on_an_unseen_registry(challenge_registry: Registry, dialogue: dict[str, Any]) -> None:
-    current: Filter | None = None
-    now = datetime.fromisoformat(dialogue["now"])
-    for turn in dialogue["turns"]:
-        current = parse(turn["user"], current, now, challenge_registry).filter
-        _assert_matches_gold(current, turn["expected"], turn["user"])
+    _replay(dialogue, challenge_registry)
 
 
 def _window(start: str, end: str) -> TimeWindow:
