@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import tomllib
 from collections.abc import Callable, Sequence
@@ -334,16 +336,30 @@ def _camera_name(registry: Registry, camera_id: str, lang: str) -> str:
         return camera_id
 
 
-def gallery_items(hits: Sequence[Hit], registry: Registry, lang: str, tz: tzinfo) -> list[tuple[str, str]]:
-    """Gallery entries: thumbnail path and caption "camera · local time · score"."""
+def gallery_items(hits: Sequence[Hit], registry: Registry, lang: str, tz: tzinfo) -> list[tuple[Image.Image, str]]:
+    """Gallery entries: thumbnail image and caption "camera · local time · score".
+
+    Images, not paths: Gradio then serves its own cached copies at content-hash URLs that only a
+    signed-in session is given, and the data directory itself is never served.
+    """
     return [
         (
-            str(hit.thumbnail),
+            _thumbnail_image(hit.thumbnail),
             f"{_camera_name(registry, hit.camera_id, lang)} · "
             f"{hit.time.astimezone(tz):%m-%d %H:%M:%S} · {hit.score:.2f}",
         )
         for hit in hits
     ]
+
+
+def _thumbnail_image(path: str | Path) -> Image.Image:
+    """The thumbnail, or a gray tile when its file is gone (the gallery's order must match the hits)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except OSError:
+        LOG.warning("thumbnail %s missing", path)
+        return Image.new("RGB", (64, 128), (128, 128, 128))
 
 
 def understood(current: Filter, services: Services, lang: str) -> str:
@@ -672,7 +688,9 @@ class ChatApp:
             except AuditError as err:
                 path.unlink(missing_ok=True)
                 return session, None, say(lang, "audit_failed", detail=err)
-        return session, str(path), say(lang, "export_done", n=len(hits))
+        download = Path(tempfile.mkdtemp(prefix="sightline-export-")) / path.name  # the record stays in data_dir
+        shutil.copyfile(path, download)
+        return session, str(download), say(lang, "export_done", n=len(hits))
 
     def transcribe(self, audio: Any, session: Session, typed: str) -> tuple[str, str]:
         """Voice → text box (for the officer to check), with a status line; errors keep the typed text."""
@@ -934,7 +952,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     page.queue(default_concurrency_limit=4).launch(
         server_name=args.host,
         server_port=args.port,
-        allowed_paths=[str(settings.data_dir)],
+        blocked_paths=[str(settings.data_dir)],  # users, audit log, thumbnails: never served as files
         theme=theme,
         footer_links=[],
         run_history=False,

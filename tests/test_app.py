@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from argon2 import PasswordHasher
+from PIL import Image
 
 import app
 from assistant.audit import AuditLog
@@ -223,8 +224,9 @@ def test_seed_request_in_chinese_fills_filter_and_answers_in_chinese(chat: app.C
 def test_a_request_for_place_and_time_shows_real_thumbnails_with_captions(chat: app.ChatApp) -> None:
     view = _view(chat.respond("9月7号上午地铁3号出口的人", _signed_in("zh")))
     assert view["gallery"], _last_reply(view)
-    for path, caption in view["gallery"]:
-        assert Path(path).is_file()
+    for (image, caption), hit in zip(view["gallery"], view["session"].hits, strict=True):
+        with Image.open(hit.thumbnail) as stored:  # the gallery shows the stored crop itself
+            assert image.size == stored.size and image.tobytes() == stored.convert("RGB").tobytes()
         assert caption.startswith(("港口路站3号出口 · 09-07 08:1", "中心站3号出口 · 09-07 09:4"))
     assert f"找到 **{len(view['gallery'])}** 张" in _last_reply(view)
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +50,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The app's URL and the demo officer's one-time password (printed once at start)."""
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """The app's URL, the demo officer's one-time password (printed once at start) and the data dir."""
     data = tmp_path_factory.mktemp("data")
     port = _free_port()
     env = {**os.environ, "SIGHTLINE_DATA_DIR": str(data), "SIGHTLINE_USE_LLM": "false", "PYTHONUNBUFFERED": "1"}
@@ -78,7 +79,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
             time.sleep(1)
         announced = re.search(r"user name 'demo', one-time password (\S+)", log_path.read_text())
         assert announced, f"no demo password announced:\n{log_path.read_text()}"
-        yield url, announced.group(1)
+        yield url, announced.group(1), data
     finally:
         server.terminate()
         try:
@@ -88,8 +89,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 
 
 @pytest.fixture
-def page(app_url: tuple[str, str]) -> Iterator[Page]:
-    url, password = app_url
+def page(app_url: tuple[str, str, Path]) -> Iterator[Page]:
+    url, password, _ = app_url
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
@@ -191,3 +192,12 @@ def test_an_uploaded_voice_request_lands_in_the_text_box_for_checking(page: Page
     typed = page.locator("#request textarea").input_value().lower()
     assert "red jacket" in typed  # Whisper base may mishear the place name: the officer corrects it
     expect(page.locator("#chat .message-row")).to_have_count(0)  # not sent: the officer checks it first
+
+
+@pytest.mark.parametrize("pattern", ["users.db", "thumbnails/**/*.jpg"])
+def test_the_data_directory_is_never_served(app_url: tuple[str, str, Path], pattern: str) -> None:
+    url, _, data = app_url
+    stored = next(data.glob(pattern))  # password hashes, footage crops: only signed-in sessions see crops
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{url}gradio_api/file={stored}", timeout=10)
+    assert refused.value.code == 403
