@@ -53,7 +53,7 @@ from assistant.registry import Registry, load_registry
 from assistant.users import AuthError, User, UserStore, login
 from assistant.voice import ASRUnavailable, AudioInputError, SpeechRecognizer
 from store.db import Store, StoreError, open_store
-from store.demo import VTEST, demo_sources
+from store.demo import DEMO_NOW, VTEST, demo_sources
 from store.ingest import IngestError, ingest
 from store.search import Hit, SearchResult, search, similar
 
@@ -904,7 +904,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--now",
         type=datetime.fromisoformat,
         help="interpret requests as if it were this instant (ISO 8601 with offset), e.g. to replay "
-        "archived footage; default: the clock",
+        f"archived footage; default: the clock, or with --demo {DEMO_NOW} (the morning after the demo footage)",
     )
     parser.add_argument("--lang", choices=sorted(LANGUAGES), default="en", help="initial UI language")
     return parser.parse_args(argv)
@@ -939,6 +939,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _arguments(argv)
     settings = get_settings()
     registry = load_registry(settings.registry_path)
+    if args.demo and args.now is None:
+        args.now = datetime.fromisoformat(DEMO_NOW)
+        LOG.info("demo clock: requests are read as if it were %s (--now to change)", DEMO_NOW)
     if args.now is not None and args.now.tzinfo is None:
         args.now = args.now.replace(tzinfo=settings.tz)
     fixed_now = args.now

@@ -20,6 +20,7 @@ from assistant.registry import load_registry
 from store.ingest import IngestError, Source, check_cameras, ingest
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+DEMO_NOW = "2021-09-08T10:30:00"  # local time the demo app runs at: the morning after most of the footage
 # (camera id, local start time, seconds [from, to) of vtest.avi, which lasts 79.5 s)
 SEGMENTS: tuple[tuple[str, str, float, float], ...] = (
     ("M3-GK-E3", "2021-09-07T08:12:00", 0.0, 20.0),

@@ -25,7 +25,6 @@ import app
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
-NOW = "2021-09-08T10:30:00+08:00"
 SEED_ZH = "寻找一位9月7号上午出现在地铁3号出口的穿白色上衣、佩戴眼镜和口罩的中长发女士"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -58,7 +57,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     log_path = data / "app.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "app.py", "--demo", "--port", str(port), "--now", NOW],
+            [sys.executable, "app.py", "--demo", "--port", str(port)],  # the demo clock: 2021-09-08 10:30
             cwd=ROOT,
             env=env,
             stdout=log,
