@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
         None,
         description="Local open_clip weights file for clip_model. Unset: no semantic embedding; search "
         "uses region colours and metadata, and says so.",
+    )
+    clip_backend: Literal["torch", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="Runtime of the CLIP image encoder: onnx-int8 (exported once from clip_weights into "
+        "<data_dir>/models/clip-onnx and quantised; ~3x faster encoding) or torch.",
     )
     asr_model_dir: Path | None = Field(
         None,

@@ -4,8 +4,9 @@
 
 - ingest: vtest.avi (Debian opencv-doc) — detector alone, each embedder alone
   (colour histogram, the tiny test CLIP, and the ViT-B-32 *architecture* randomly
-  initialised: same compute as real weights, which are not installable here), and
-  end to end into a temporary embedded store.
+  initialised — same compute as real weights, which are not installable here — on
+  PyTorch and on onnxruntime int8, with their vectors' agreement), and end to end
+  into a temporary embedded store.
 - search: N synthetic 512-d vectors (clustered, L2-normalised) with realistic
   metadata (20 cameras, timestamps over 30 days); queries with a time window +
   camera filter; p50/p95 latency and recall@10 against exact brute force over
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
+import torch
 
 from assistant.config import Settings
 from assistant.filters import Filter
@@ -87,18 +89,44 @@ def bench_ingest(seconds: float) -> list[str]:
         f"| detector (MOG2 + HOG, {frames} frames of vtest.avi) | {len(crops)} | {spent:.2f} | "
         f"{len(crops) / spent:.1f} |"
     )
-    tiny = register_tiny_model(Path(tempfile.mkdtemp()))
+    scratch = Path(tempfile.mkdtemp())
+    tiny = register_tiny_model(scratch)
     embedders: list[tuple[str, Embedder]] = [
         ("colour histogram (no weights)", ColourHistogramEmbedder()),
         ("tiny random open_clip (tests)", ClipEmbedder(tiny, None)),
-        ("ViT-B-32 architecture, random init (= real-weights compute)", ClipEmbedder("ViT-B-32", None)),
+        ("ViT-B-32 architecture, random init (= real-weights compute), torch", ClipEmbedder("ViT-B-32", None)),
+        (
+            "ViT-B-32 architecture, random init, onnx-int8",
+            ClipEmbedder("ViT-B-32", None, backend="onnx-int8", onnx_dir=scratch / "clip-onnx"),
+        ),
     ]
+    vit_vectors = []
     for label, embedder in embedders:
-        embedder.embed_images(crops[:2])  # load the model outside the timing
+        torch.manual_seed(0)  # both ViT-B-32 backends get the same random weights
         began = time.perf_counter()
-        embedder.embed_images(crops)
+        embedder.embed_images(crops[:2])  # load (and for ONNX export + quantise) outside the timing
+        rows.append(f"| load: {label} | | {time.perf_counter() - began:.2f} | |")
+        began = time.perf_counter()
+        vectors = embedder.embed_images(crops)
         spent = time.perf_counter() - began
         rows.append(f"| embed: {label} | {len(crops)} | {spent:.2f} | {len(crops) / spent:.1f} |")
+        if "ViT-B-32" in label:
+            vit_vectors.append(vectors)
+    torch.manual_seed(0)
+    cached = ClipEmbedder("ViT-B-32", None, backend="onnx-int8", onnx_dir=scratch / "clip-onnx")
+    began = time.perf_counter()
+    cached.embed_images(crops[:2])
+    rows.append(f"| load: ViT-B-32 onnx-int8 again, from its cached file | | {time.perf_counter() - began:.2f} | |")
+    reference, quantised = vit_vectors
+    agreement = np.sum(reference * quantised, axis=1)
+    own = np.mean(np.argmax(quantised @ reference.T, axis=1) == np.arange(len(reference)))
+    between = reference @ reference.T
+    rows.append(
+        f"| ViT-B-32 onnx-int8 vs torch: per-crop cosine min {agreement.min():.4f}, median "
+        f"{np.median(agreement):.4f}; nearest torch vector is the crop's own for {own:.1%} "
+        f"(torch cosine between different crops: median {np.median(between[~np.eye(len(between), dtype=bool)]):.3f}) "
+        f"| {len(crops)} | | |"
+    )
     settings = Settings()
     registry = load_registry(settings.registry_path)
     for label, embedder in embedders:

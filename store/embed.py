@@ -24,12 +24,15 @@ import tomllib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import cv2
 import numpy as np
 
 from assistant.config import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from store.onnx_clip import OnnxClipImageEncoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -47,6 +50,7 @@ TINY_MODEL_CONFIG: dict[str, Any] = {
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
 }
 HIST_BINS = (16, 4, 4)  # hue, saturation, value per half of the crop
+ClipBackend = Literal["torch", "onnx-int8"]
 
 
 class EmbeddingError(RuntimeError):
@@ -259,9 +263,25 @@ class ClipEmbedder:
 
     semantic = True
 
-    def __init__(self, name: str, weights: Path | None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        weights: Path | None,
+        *,
+        threads: int | None = None,
+        backend: ClipBackend = "torch",
+        onnx_dir: Path | None = None,
+    ) -> None:
         self.model = ClipModel(name, weights, threads)
-        self.images = ClipImageEncoder(self.model)
+        self.images: ClipImageEncoder | OnnxClipImageEncoder
+        if backend == "onnx-int8":
+            from store.onnx_clip import OnnxClipImageEncoder
+
+            if onnx_dir is None:
+                raise EmbeddingError("the onnx-int8 CLIP backend needs a cache directory for its ONNX file")
+            self.images = OnnxClipImageEncoder(self.model, onnx_dir, threads=threads or 2)
+        else:
+            self.images = ClipImageEncoder(self.model)
         self.text = ClipTextEncoder(self.model)
         self.judges_attributes = weights is not None
         self.scorer = AttributeScorer(self.text, attribute_prompts()) if self.judges_attributes else None
@@ -293,11 +313,16 @@ class ClipEmbedder:
 
 
 def embedder_from_settings(settings: Settings) -> Embedder:
-    """CLIP when ``clip_weights`` is set, else the colour histogram (logging the notice)."""
+    """CLIP when ``clip_weights`` is set (image tower on ``clip_backend``), else the colour histogram + notice."""
     if settings.clip_weights is None:
         log.warning(NO_WEIGHTS_NOTICE)
         return ColourHistogramEmbedder()
-    return ClipEmbedder(settings.clip_model, settings.clip_weights)
+    return ClipEmbedder(
+        settings.clip_model,
+        settings.clip_weights,
+        backend=settings.clip_backend,
+        onnx_dir=settings.data_dir / "models" / "clip-onnx",
+    )
 
 
 def register_tiny_model(directory: Path) -> str:
