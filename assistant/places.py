@@ -367,8 +367,9 @@ def _profile(camera: Camera, area_lex: Lexicon) -> _Profile:
         for hit in reading.numbers:
             numbers.update(hit.value)
         rest = reading.scanner.work
-        if has_cjk(text):
-            words.update(run for run in re.findall(r"[\u4e00-\u9fff]{2,}", rest) if not set(run) & vocab.stop_chars)
+        if has_cjk(text):  # "人民路与解放路" → 人民路, 解放路: stop characters separate name words
+            for part in re.split(f"[{re.escape(''.join(vocab.stop_chars))}]", rest) if vocab.stop_chars else [rest]:
+                words.update(re.findall(r"[\u4e00-\u9fff]{2,}", part))
         else:
             words.update(t for t, _, _ in _tokens(rest) if len(t) >= 2 and not t.isdigit() and t not in vocab.stop)
     return _Profile(camera, primary or frozenset(kinds), frozenset(kinds), frozenset(directions), frozenset(numbers),
@@ -391,10 +392,11 @@ def ground(
     reading = _read(text, skip, index.camera_lex, index.area_lex)
     if not (reading.cameras or reading.areas):
         phrase = _unknown_place(text, reading.scanner, reading.kinds)
-        if phrase is not None:
+        if phrase is not None or not reading.anchored:
+            named = _named_by_words(text, index, reading.scanner)
+            if named.cameras or phrase is None:
+                return named
             return PlaceMatch(place_text=phrase, unresolved=phrase)
-        if not reading.anchored:
-            return _named_by_words(text, index, reading.scanner)
     areas = sorted({a for h in reading.areas for a in h.value})
     chosen, word_spans = _select(index, reading, areas, set(within))
     spans = sorted(reading.spans() + word_spans)
@@ -404,14 +406,17 @@ def ground(
 
 
 def _named_by_words(text: str, index: _Index, scanner: Scanner) -> PlaceMatch:
-    """Cameras named only by words of their names, at least two of one camera ("ticket office")."""
+    """Cameras named only by words of their names: at least two of one camera's ("ticket office"), or
+    one proper name that only one area's cameras have ("Jiefang Road", "解放路", "the ER entrance")."""
     hits = scanner.find(index.word_lex, consume=False)
     said = {h.value for h in hits}
     scored = [(len(said & p.words), p) for p in index.profiles]
     best = max((s for s, _ in scored), default=0)
-    if best < MIN_NAME_WORDS:
-        return PlaceMatch()
     chosen = [p for s, p in scored if s == best]
+    proper = {h.value for h in hits if has_cjk(h.surface) or h.surface[:1].isupper()}
+    one_area = len({p.camera.area for p in chosen}) == 1
+    if best == 0 or (best < MIN_NAME_WORDS and not (one_area and all(said & p.words <= proper for p in chosen))):
+        return PlaceMatch()
     used = set().union(*(p.words for p in chosen)) & said
     spans = sorted((h.start, h.end) for h in hits if h.value in used)
     return PlaceMatch(sorted(p.camera.id for p in chosen), _place_text(text, spans), spans)

@@ -268,3 +268,31 @@ def test_words_of_camera_names_tell_similar_cameras_apart(phrase: str, cameras: 
 )
 def test_spelled_numbers_possessives_and_full_width_digits(registry: Registry, phrase: str, cameras: list[str]) -> None:
     assert ground(phrase, registry).cameras == cameras
+
+
+ROADS = {
+    "cameras": [
+        {"id": "X-RM-JF", "name_en": "Renmin Road and Jiefang Road Intersection", "name_zh": "人民路与解放路路口",
+         "area": "Renmin Road", "area_zh": "人民路", "kind": "intersection"},
+        {"id": "X-RM-HP", "name_en": "Renmin Road and Heping Road Intersection", "name_zh": "人民路与和平路路口",
+         "area": "Renmin Road", "area_zh": "人民路", "kind": "intersection"},
+        {"id": "CH-ER", "name_en": "Central Hospital Emergency Entrance", "name_zh": "中心医院急诊入口",
+         "aliases": ["Central Hospital ER"], "area": "Central Hospital", "area_zh": "中心医院", "kind": "hospital"},
+        {"id": "BK-MAIN", "name_en": "City Bank Main Entrance", "name_zh": "城市银行正门", "area": "City Bank",
+         "area_zh": "城市银行", "kind": "bank"},
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("phrase", "cameras"),
+    [("at Jiefang Road", ["X-RM-JF"]), ("解放路", ["X-RM-JF"]), ("和平路附近", ["X-RM-HP"]),
+     ("at Renmin Road", ["X-RM-HP", "X-RM-JF"]), ("the ER entrance", ["CH-ER"])],
+)
+def test_one_proper_name_of_one_place_is_enough(phrase: str, cameras: list[str]) -> None:
+    assert ground(phrase, Registry.from_dict(ROADS)).cameras == cameras
+
+
+@pytest.mark.parametrize("phrase", ["the main suspect", "a man at the Xinhua bookstore"])
+def test_a_common_or_unknown_word_names_no_camera(phrase: str) -> None:
+    assert ground(phrase, Registry.from_dict(ROADS)).cameras == []
