@@ -467,17 +467,17 @@ class ChatApp:
         wanted: Filter,
         action: str,
         request: str | None,
-        query: Callable[[Filter], SearchResult],
+        query: Callable[[Filter, str], SearchResult],
     ) -> Outcome:
         """Search within the officer's scope and record it in the audit log (results only if recorded)."""
         lang = session.lang
         if session.user is None:
             return Outcome([], [say(lang, "login_first")], answered=False)
         try:
-            scoped, scope_notes = apply_scope(wanted, session.user, self.services.registry)
+            scoped, scope_notes = apply_scope(wanted, session.user, self.services.registry, lang)
         except AccessError as err:
             return Outcome([], [str(err)], answered=False)
-        outcome = run_search(lambda: query(scoped), lang)
+        outcome = run_search(lambda: query(scoped, lang), lang)
         try:
             self.services.audit.append(
                 action,
@@ -492,11 +492,11 @@ class ChatApp:
             return Outcome([], [say(lang, "audit_failed", detail=err)], answered=False)
         return replace(outcome, notes=[*scope_notes, *outcome.notes])
 
-    def _find(self, scoped: Filter) -> SearchResult:
-        return search(scoped, k=RESULT_LIMIT, store=self.services.store())
+    def _find(self, scoped: Filter, lang: str) -> SearchResult:
+        return search(scoped, k=RESULT_LIMIT, store=self.services.store(), lang=lang)
 
-    def _similar(self, hit_id: str, scoped: Filter) -> SearchResult:
-        return similar(hit_id, scoped, k=RESULT_LIMIT, store=self.services.store())
+    def _similar(self, hit_id: str, scoped: Filter, lang: str) -> SearchResult:
+        return similar(hit_id, scoped, k=RESULT_LIMIT, store=self.services.store(), lang=lang)
 
     def echo(self, message: str, session: Session) -> tuple[str, str, list[dict[str, str]]]:
         """Show the officer's message and a busy line at once; clear the text box."""

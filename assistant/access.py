@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from assistant.filters import Filter, set_cameras
+from assistant.lexicon import note
 from assistant.registry import Registry
 
 if TYPE_CHECKING:
@@ -88,8 +89,8 @@ def scope_cameras(user: User, registry: Registry) -> set[str]:
     return allowed
 
 
-def apply_scope(search: Filter, user: User, registry: Registry) -> tuple[Filter, list[str]]:
-    """The filter actually searched, limited to the user's scope, and notes for the officer.
+def apply_scope(search: Filter, user: User, registry: Registry, lang: str = "en") -> tuple[Filter, list[str]]:
+    """The filter actually searched, limited to the user's scope, and notes for the officer (in ``lang``).
 
     No cameras in the filter (no place constraint, or a place that matched nothing)
     becomes every camera in scope. Named cameras outside the scope are dropped and
@@ -105,13 +106,13 @@ def apply_scope(search: Filter, user: User, registry: Registry) -> tuple[Filter,
     if not search.cameras:
         notes = []
         if search.place_text:
-            notes.append(f"no camera matched {search.place_text!r}; searched every camera in your scope")
+            notes.append(note(lang, "scope_place_unmatched", place=search.place_text))
         return set_cameras(search, sorted(allowed), place_text=None), notes
     inside = sorted(set(search.cameras) & allowed)
     outside = sorted(set(search.cameras) - allowed)
-    notes = [f"not searched: {_names(outside, registry)}, outside your scope"] if outside else []
+    notes = [note(lang, "scope_outside", cameras=_names(outside, registry, lang))] if outside else []
     if not inside:
-        raise AccessError(f"not searched: {_names(outside, registry)}, outside your scope; nothing left to search")
+        raise AccessError(note(lang, "scope_nothing_left", cameras=_names(outside, registry, lang)))
     return set_cameras(search, inside, place_text=search.place_text), notes
 
 
@@ -128,10 +129,10 @@ def validate_case_number(text: str) -> str:
     return value
 
 
-def _names(camera_ids: list[str], registry: Registry) -> str:
+def _names(camera_ids: list[str], registry: Registry, lang: str) -> str:
     """Each camera as "Name (ID)" when the registry knows it, else the bare id."""
     parts = []
     for camera_id in camera_ids:
         camera = next((c for c in registry.cameras if c.id == camera_id), None)
-        parts.append(f"{camera.name_en} ({camera_id})" if camera else repr(camera_id))
+        parts.append(f"{camera.name(lang)} ({camera_id})" if camera else repr(camera_id))
     return ", ".join(parts)

@@ -34,6 +34,16 @@ def has_cjk(text: str) -> bool:
     return any(is_cjk(c) for c in text)
 
 
+DEFAULT_LANG = "en"
+
+
+def note(lang: str, key: str, **values: Any) -> str:
+    """A message for the officer from ``lang/<lang>/notes.toml`` (English if that language has none)."""
+    notes = lang_data("notes")
+    words = notes.get(lang) or notes[DEFAULT_LANG]
+    return words[key].format(**values)
+
+
 @lru_cache(maxsize=16)
 def lang_data(name: str) -> dict[str, dict[str, Any]]:
     """``{lang: data}`` from every ``assistant/lang/<lang>/<name>.toml`` (languages in name order)."""

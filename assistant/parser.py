@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 from assistant.attributes import describe, extract
 from assistant.filters import (
@@ -29,14 +29,13 @@ from assistant.filters import (
     set_description,
     set_time,
 )
-from assistant.lexicon import Lexicon, Scanner, is_cjk, lang_data
+from assistant.lexicon import DEFAULT_LANG, Lexicon, Scanner, is_cjk, lang_data, note
 from assistant.places import PlaceMatch, ground
 from assistant.registry import Registry
 from assistant.timeparse import parse_time
 
 MAX_CHARS = 1000
 """Only this many characters of a message are read (longer ones get a note)."""
-DEFAULT_LANG = "en"
 PUNCTUATION = re.compile(r"[,.;:!?，。；：！？、]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\ufeff]")
 
@@ -78,13 +77,6 @@ def detect_lang(text: str) -> str:
     han = sum(1 for c in text if is_cjk(c))
     latin = len(re.findall(r"[A-Za-z]+", text))
     return "zh" if han and han >= latin else "en"
-
-
-def note(lang: str, key: str, **values: Any) -> str:
-    """A message for the officer from ``lang/<lang>/notes.toml`` (English if that language has none)."""
-    notes = lang_data("notes")
-    words = notes.get(lang) or notes[DEFAULT_LANG]
-    return words[key].format(**values)
 
 
 def parse(

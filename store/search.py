@@ -30,6 +30,7 @@ import numpy as np
 
 from assistant.config import get_settings
 from assistant.filters import COLOURS, Filter, describe_time
+from assistant.lexicon import note
 from store.db import COLOUR_FIELDS, HARD_CONSTRAINTS, Record, Store, open_store, where_from_filter
 from store.embed import attribute_prompts
 
@@ -37,7 +38,6 @@ ATTRIBUTE_WEIGHT = 0.2  # score added per attribute at probability 1 (minus chan
 PRIMARY_BONUS = 0.05  # score added when a requested colour is the crop's primary colour
 SCAN_LIMIT = 5000  # crops ranked without a query vector (metadata-only search)
 RERANK_POOL = 4  # candidates fetched per requested hit when attributes re-rank
-NO_WEIGHTS = "needs CLIP weights (SIGHTLINE_CLIP_WEIGHTS)"
 
 
 class SearchError(LookupError):
@@ -85,8 +85,12 @@ def search(
     k: int = 50,
     *,
     store: Store | None = None,
+    lang: str = "en",
 ) -> SearchResult:
-    """Crops matching ``filter``, ranked by ``image`` (BGR) or ``text``/the filter's description."""
+    """Crops matching ``filter``, ranked by ``image`` (BGR) or ``text``/the filter's description.
+
+    Notes for the officer are in ``lang`` (``assistant/lang/<lang>/notes.toml``).
+    """
     store = store or default_store()
     notes: list[str] = []
     vector: np.ndarray | None = None
@@ -96,21 +100,23 @@ def search(
     elif description:
         vector = store.embedder.embed_text(description)
         if vector is None:
-            notes.append(f"description {description!r} not used: semantic search {NO_WEIGHTS}")
-    return _run(store, filter, vector, k, notes, exclude=None)
+            notes.append(note(lang, "description_unused", description=description))
+    return _run(store, filter, vector, k, notes, exclude=None, lang=lang)
 
 
-def similar(hit_id: str, filter: Filter | None = None, k: int = 50, *, store: Store | None = None) -> SearchResult:
+def similar(
+    hit_id: str, filter: Filter | None = None, k: int = 50, *, store: Store | None = None, lang: str = "en"
+) -> SearchResult:
     """Crops that look like crop ``hit_id`` (image → image), within ``filter`` or everywhere."""
     store = store or default_store()
     found = store.get(ids=[hit_id], vectors=True)
     if not found or found[0].vector is None:
         raise SearchError(f"no stored crop with id {hit_id!r}; take the id from a search hit")
-    return _run(store, filter or Filter(), found[0].vector, k, [], exclude=hit_id)
+    return _run(store, filter or Filter(), found[0].vector, k, [], exclude=hit_id, lang=lang)
 
 
 def _run(
-    store: Store, current: Filter, vector: np.ndarray | None, k: int, notes: list[str], exclude: str | None
+    store: Store, current: Filter, vector: np.ndarray | None, k: int, notes: list[str], exclude: str | None, lang: str
 ) -> SearchResult:
     where = where_from_filter(current)
     soft = _soft_attributes(current)
@@ -120,16 +126,18 @@ def _run(
     else:
         records = store.get(where, limit=SCAN_LIMIT)
         if len(records) == SCAN_LIMIT:
-            notes.append(f"more than {SCAN_LIMIT} crops match; ranked the first {SCAN_LIMIT} by colour only")
+            notes.append(note(lang, "scan_limit", limit=SCAN_LIMIT))
     ranked = [_hit(r, current, soft) for r in records if r.id != exclude]
     unjudged = sum(1 for _, judged in ranked if not judged)
     if soft and unjudged:
         keys = ", ".join(key for key, _ in soft)
-        scope = "" if unjudged == len(ranked) else f" to {unjudged} of {len(ranked)} crops"
-        notes.append(f"{keys} not applied{scope}: {NO_WEIGHTS}")
+        if unjudged == len(ranked):
+            notes.append(note(lang, "not_applied", keys=keys))
+        else:
+            notes.append(note(lang, "not_applied_some", keys=keys, unjudged=unjudged, total=len(ranked)))
     hits = sorted((h for h, _ in ranked), key=lambda h: (-h.score, h.time))[:k]
     if not hits:
-        notes += explain_empty(store, current)
+        notes += explain_empty(store, current, lang)
     return SearchResult(hits, notes)
 
 
@@ -181,24 +189,19 @@ def _hit(record: Record, current: Filter, soft: list[tuple[str, str]]) -> tuple[
     return hit, judged
 
 
-def explain_empty(store: Store, current: Filter) -> list[str]:
+def explain_empty(store: Store, current: Filter, lang: str = "en") -> list[str]:
     """Why a search found nothing: the store is empty, or which constraint removes every crop."""
     total = store.count()
     if total == 0:
-        return ["the store has no crops yet: ingest footage with `python -m store.ingest`"]
+        return [note(lang, "store_empty")]
     active = [c for c in HARD_CONSTRAINTS if _is_set(current, c)]
     notes = []
     for constraint in active:
         without = store.count(where_from_filter(current, without=[constraint]))
         if without:
-            notes.append(
-                f"no crop matches all constraints; without the {_label(current, constraint)} there would be {without}"
-            )
+            notes.append(note(lang, "empty_without", label=_label(current, constraint, lang), n=without))
     if not notes:
-        notes.append(
-            f"no crop matches, even with any single constraint removed ({total} crops stored); "
-            "widen the time window or the place"
-        )
+        notes.append(note(lang, "empty_even_without", total=total))
     return notes
 
 
@@ -210,10 +213,10 @@ def _is_set(current: Filter, constraint: str) -> bool:
     return bool(getattr(current.attributes, constraint))
 
 
-def _label(current: Filter, constraint: str) -> str:
+def _label(current: Filter, constraint: str, lang: str) -> str:
     if constraint == "time":
-        return f"time window ({describe_time(current.time)})"
+        return note(lang, "label_time", time=describe_time(current.time, lang))
     if constraint == "cameras":
-        return f"cameras ({', '.join(current.cameras)})"
+        return note(lang, "label_cameras", cameras=", ".join(current.cameras))
     colours = [c for c in getattr(current.attributes, constraint) if c in COLOURS]
-    return f"{constraint.replace('_', ' ')} ({', '.join(colours)})"
+    return note(lang, f"label_{constraint}", colours=", ".join(colours))

@@ -109,6 +109,8 @@ def test_out_of_scope_cameras_are_dropped_and_reported(registry: Registry) -> No
     scoped, notes = apply_scope(request, make_user(("M3-ZX-E3",)), registry)
     assert scoped.cameras == ["M3-ZX-E3"]
     assert notes == ["not searched: Gangkou Road Station Exit 3 (M3-GK-E3), outside your scope"]
+    _, notes = apply_scope(request, make_user(("M3-ZX-E3",)), registry, lang="zh")
+    assert notes == ["未搜索：港口路站3号出口 (M3-GK-E3)，不在您的权限范围内"]
 
 
 def test_only_out_of_scope_cameras_refuse_the_search(registry: Registry) -> None:

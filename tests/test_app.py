@@ -482,7 +482,7 @@ def test_nothing_is_searched_or_exported_before_signing_in(chat: app.ChatApp) ->
 
 def test_searches_stay_within_the_officer_scope_and_are_audited(chat: app.ChatApp, settings: Settings) -> None:
     outside = _view(chat.respond("昨天晚上南山社区北门的人", _signed_in("zh")))
-    assert outside["gallery"] == [] and "outside your scope" in _last_reply(outside)
+    assert outside["gallery"] == [] and "不在您的权限范围内" in _last_reply(outside)  # in the officer's language
     anywhere = _view(chat.respond("9月7号上午穿白色上衣的人", _signed_in("zh")))
     assert anywhere["gallery"]
     entry = list(AuditLog(settings.audit_file).entries())[-1]

@@ -20,8 +20,9 @@ import pytest
 
 from assistant.config import Settings
 from assistant.filters import Filter
+from assistant.lexicon import note
 from assistant.registry import Registry
-from store.db import BUCKETS, Store, connect, indexed_fields, time_buckets, where_from_filter
+from store.db import BUCKETS, Store, connect, indexed_fields, open_store, time_buckets, where_from_filter
 from store.detect import MotionPersonDetector
 from store.embed import (
     NO_WEIGHTS_NOTICE,
@@ -521,3 +522,10 @@ def test_http_client_against_a_chroma_server(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_notes_are_in_the_officers_language(tmp_path: Path) -> None:
+    store = open_store(Settings(data_dir=tmp_path))
+    assert search(Filter(), store=store, lang="zh").notes == [note("zh", "store_empty")]
+    assert "检索库中还没有图像" in search(Filter(), store=store, lang="zh").notes[0]
+    assert "the store has no crops yet" in search(Filter(), store=store).notes[0]
