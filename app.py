@@ -329,13 +329,6 @@ def changed(wanted: Filter, current: Filter) -> bool:
     return wanted != current and wanted != Filter()
 
 
-def _camera_name(registry: Registry, camera_id: str, lang: str) -> str:
-    try:
-        return registry.get(camera_id).name(lang)
-    except KeyError:
-        return camera_id
-
-
 def gallery_items(hits: Sequence[Hit], registry: Registry, lang: str, tz: tzinfo) -> list[tuple[Image.Image, str]]:
     """Gallery entries: thumbnail image and caption "camera · local time · score".
 
@@ -345,7 +338,7 @@ def gallery_items(hits: Sequence[Hit], registry: Registry, lang: str, tz: tzinfo
     return [
         (
             _thumbnail_image(hit.thumbnail),
-            f"{_camera_name(registry, hit.camera_id, lang)} · "
+            f"{registry.camera_name(hit.camera_id, lang)} · "
             f"{hit.time.astimezone(tz):%m-%d %H:%M:%S} · {hit.score:.2f}",
         )
         for hit in hits
@@ -367,7 +360,7 @@ def understood(current: Filter, services: Services, lang: str) -> str:
     lines = [say(lang, "understood", summary=summarize(current, lang, services.registry, services.now()))]
     if current.cameras:
         sep = display_words(lang)["words"]["separator"]
-        names = sep.join(_camera_name(services.registry, c, lang) for c in current.cameras)
+        names = sep.join(services.registry.camera_name(c, lang) for c in current.cameras)
         lines.append(say(lang, "camera_list", cameras=names))
     return "\n".join(lines)
 
@@ -607,7 +600,7 @@ class ChatApp:
     def _hit_text(self, hit: Hit, lang: str, note: str | None) -> str:
         words = ui_words(lang)["detail"]
         lines = [
-            f"**{words['camera']}:** {_camera_name(self.services.registry, hit.camera_id, lang)} ({hit.camera_id})",
+            f"**{words['camera']}:** {self.services.registry.camera_name(hit.camera_id, lang)} ({hit.camera_id})",
             f"**{words['time']}:** {hit.time.astimezone(self.tz).isoformat(sep=' ', timespec='seconds')}",
             f"**{words['score']}:** {hit.score:.3f}",
             f"**{words['source']}:** {hit_source(hit)}",
@@ -625,7 +618,7 @@ class ChatApp:
             session = session.said("assistant", say(lang, "login_first" if self._locked(session) else "select_first"))
             return [session, *self._view(session)]
         scope = Filter() if everywhere else session.filter
-        label = f"{_camera_name(self.services.registry, session.selected.camera_id, lang)} " + format(
+        label = f"{self.services.registry.camera_name(session.selected.camera_id, lang)} " + format(
             session.selected.time.astimezone(self.tz), "%m-%d %H:%M:%S"
         )
         hit_id = session.selected.id

@@ -131,8 +131,6 @@ def validate_case_number(text: str) -> str:
 
 def _names(camera_ids: list[str], registry: Registry, lang: str) -> str:
     """Each camera as "Name (ID)" when the registry knows it, else the bare id."""
-    parts = []
-    for camera_id in camera_ids:
-        camera = next((c for c in registry.cameras if c.id == camera_id), None)
-        parts.append(f"{camera.name(lang)} ({camera_id})" if camera else repr(camera_id))
-    return ", ".join(parts)
+    return ", ".join(
+        f"{registry.camera_name(c, lang)} ({c})" if c in registry.ids else repr(c) for c in camera_ids
+    )

@@ -69,13 +69,6 @@ def _safe_name(hit_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", hit_id).strip("._") or "hit"
 
 
-def _camera_name(registry: Registry, camera_id: str, lang: str) -> str:
-    try:
-        return registry.get(camera_id).name(lang)
-    except KeyError:
-        return camera_id
-
-
 def hit_rows(hits: Sequence[ExportedHit], context: ReportContext) -> list[dict[str, Any]]:
     """One CSV/JSON row per hit; thumbnails are hashed so a report can cite them unambiguously."""
     rows = []
@@ -89,7 +82,7 @@ def hit_rows(hits: Sequence[ExportedHit], context: ReportContext) -> list[dict[s
             {
                 "id": hit.id,
                 "camera_id": hit.camera_id,
-                "camera_name": _camera_name(context.registry, hit.camera_id, context.lang),
+                "camera_name": context.registry.camera_name(hit.camera_id, context.lang),
                 "time": hit.time.astimezone(tz).isoformat(timespec="seconds"),
                 "score": round(hit.score, 4),
                 "source": hit.source,

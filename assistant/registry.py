@@ -63,6 +63,13 @@ class Registry:
                 return camera
         raise KeyError(f"unknown camera id {camera_id!r}; known ids: {', '.join(sorted(self.ids))}")
 
+    def camera_name(self, camera_id: str, lang: str) -> str:
+        """The camera's display name in ``lang``, or its id when the registry does not know it."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera.name(lang)
+        return camera_id
+
     def in_area(self, area: str) -> list[str]:
         """Sorted ids of the cameras in an area (English area name)."""
         return sorted(c.id for c in self.cameras if c.area == area)

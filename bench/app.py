@@ -33,6 +33,7 @@ from typing import Any
 import app
 from assistant.audit import AuditLog
 from assistant.config import Settings, get_settings
+from assistant.evaluate import percentile
 from assistant.llm import LocalLLM
 from assistant.registry import load_registry
 from assistant.users import UserStore
@@ -56,12 +57,6 @@ def messages() -> list[tuple[str, list[str]]]:
         case = json.loads(line)
         cases.append((case["now"], [turn["user"] for turn in case["turns"]]))
     return cases
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 def time_callbacks(settings: Settings, rounds: int) -> tuple[float, list[float], int, list[float]]:
@@ -181,7 +176,7 @@ def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
 def _row(label: str, first: float, later: list[float], with_hits: str, generations: str) -> str:
     return (
         f"| {label} | {first:.2f} s | {len(later)} | {statistics.median(later) * 1000:.0f} ms "
-        f"| {percentile(later, 0.95) * 1000:.0f} ms | {max(later) * 1000:.0f} ms | {with_hits} | {generations} |"
+        f"| {percentile(later, 95) * 1000:.0f} ms | {max(later) * 1000:.0f} ms | {with_hits} | {generations} |"
     )
 
 
